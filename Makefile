@@ -1,0 +1,98 @@
+# Set-up and test entry points. `make lab` and `make test` install what they need.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+VENV_216 ?= .venv-2.16
+BIN := $(abspath $(VENV))/bin
+BIN_216 := $(abspath $(VENV_216))/bin
+COLLECTION_LINK := .build/collections/ansible_collections/ddpoc/observability
+ANSIBLE_TEST_ROOT := .build/ansible-test/ansible_collections/ddpoc/observability
+export PATH := $(BIN):$(PATH)
+export ANSIBLE_CONFIG := $(abspath ansible.cfg)
+
+.PHONY: help venv venv-2.16 collections lab lab-down lab-clean test lint sanity units \
+	sanity-2.16 units-2.16 molecule-lab toolchain-check bench-apm bench-api clean
+
+help:
+	@echo "make lab    converge playbooks/site.yml on the built-in lab host"
+	@echo "make test   lint, sanity, units and the molecule lab scenario"
+
+$(BIN)/ansible-playbook: requirements.txt
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(BIN_216)/ansible-playbook: requirements-2.16.txt
+	test -x $(BIN_216)/python || $(PYTHON) -m venv $(VENV_216)
+	$(BIN_216)/pip install --quiet --upgrade pip
+	$(BIN_216)/pip install --quiet -r requirements-2.16.txt
+	touch $@
+
+venv: $(BIN)/ansible-playbook
+
+venv-2.16: $(BIN_216)/ansible-playbook
+
+collections:
+	mkdir -p $(dir $(COLLECTION_LINK))
+	ln -sfn ../../../.. $(COLLECTION_LINK)
+
+# ansible-test needs the collection under ansible_collections/<namespace>/<name>;
+# copy the files git would commit (tracked and untracked, minus ignored ones).
+define ansible_test_tree
+	rm -rf $(ANSIBLE_TEST_ROOT) && mkdir -p $(ANSIBLE_TEST_ROOT)
+	git ls-files -z --cached --others --exclude-standard | \
+		rsync -a --from0 --files-from=- ./ $(ANSIBLE_TEST_ROOT)/
+endef
+
+sanity: venv
+	$(ansible_test_tree)
+	cd $(ANSIBLE_TEST_ROOT) && $(BIN)/ansible-test sanity --python 3.11 --requirements --color no
+
+units: venv
+	$(ansible_test_tree)
+	cd $(ANSIBLE_TEST_ROOT) && $(BIN)/ansible-test units --python 3.11 --requirements --color no
+
+sanity-2.16: venv-2.16
+	$(ansible_test_tree)
+	cd $(ANSIBLE_TEST_ROOT) && PATH=$(BIN_216):$$PATH $(BIN_216)/ansible-test sanity --python 3.11 --requirements --color no
+
+units-2.16: venv-2.16
+	$(ansible_test_tree)
+	cd $(ANSIBLE_TEST_ROOT) && PATH=$(BIN_216):$$PATH $(BIN_216)/ansible-test units --python 3.11 --requirements --color no
+
+lint: venv collections
+	$(BIN)/ansible-lint --profile production --strict
+
+# --- The built-in lab: one systemd-nspawn host, a loopback apt repository with the
+# stub agent, ddapm-test-agent as the trace intake and the Datadog API fake.
+LAB_NAME ?= lab
+LAB_SSH_PORT ?= 22022
+LAB_APT_PORT ?= 18081
+LAB_TRACE_PORT ?= 8126
+LAB_API_PORT ?= 19080
+LABHOST := $(PYTHON) tests/lab/labhost.py
+TESTAGENT := .lab/venv-testagent/bin/ddapm-test-agent
+VAULT := --vault-password-file tests/lab/vault-password
+
+$(TESTAGENT): tests/lab/requirements-testagent.txt
+	test -x .lab/venv-testagent/bin/python || $(PYTHON) -m venv .lab/venv-testagent
+	.lab/venv-testagent/bin/pip install --quiet -r tests/lab/requirements-testagent.txt
+	touch $@
+
+lab-services: $(TESTAGENT)
+	$(PYTHON) tests/standins/agent_repo.py build --out .lab/aptrepo --port $(LAB_APT_PORT) >/dev/null
+	$(LABHOST) service-start apt-repo --port $(LAB_APT_PORT) -- \
+		$(PYTHON) -m http.server --bind 127.0.0.1 --directory .lab/aptrepo $(LAB_APT_PORT)
+	$(LABHOST) service-start trace-intake --port $(LAB_TRACE_PORT) -- $(TESTAGENT) \
+		--host 127.0.0.1 --port $(LAB_TRACE_PORT) --otlp-http-port 14318 --otlp-grpc-port 14317
+	$(LABHOST) service-start api-fake --port $(LAB_API_PORT) -- \
+		$(PYTHON) tests/fakeapi/server.py --host 127.0.0.1 --port $(LAB_API_PORT)
+
+lab: venv collections lab-services
+	$(LABHOST) up $(LAB_NAME) --ssh-port $(LAB_SSH_PORT) >/dev/null
+	DDPOC_LAB_SSH_PORT=$(LAB_SSH_PORT) $(BIN)/ansible-playbook -i inventories/lab $(VAULT) playbooks/site.yml
+	$(PYTHON) tests/lab/summary.py --instance $(LAB_NAME) --api-url http://127.0.0.1:$(LAB_API_PORT) $(VAULT)
+
+lab-down:
+	$(LABHOST) down --all
