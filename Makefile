@@ -6,11 +6,12 @@ VENV_216 ?= .venv-2.16
 BIN := $(abspath $(VENV))/bin
 BIN_216 := $(abspath $(VENV_216))/bin
 COLLECTION_LINK := .build/collections/ansible_collections/ddpoc/observability
-ANSIBLE_TEST_ROOT := .build/ansible-test/ansible_collections/ddpoc/observability
+# Outside the checkout: inside it, ansible-test would ask this repository's git, which ignores .build.
+ANSIBLE_TEST_ROOT := $(or $(TMPDIR),/tmp)/ddpoc-ansible-test-$(shell printf %s "$(CURDIR)" | md5sum | cut -c1-8)/ansible_collections/ddpoc/observability
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: help venv venv-2.16 collections lab lab-down lab-clean test lint sanity units \
+.PHONY: host-deps test molecule-lab ansible-test-cache ansible-test-cache-2.16 lab-services help venv venv-2.16 collections lab lab-down lab-clean test lint sanity units \
 	sanity-2.16 units-2.16 molecule-lab toolchain-check bench-apm bench-api clean
 
 help:
@@ -45,24 +46,41 @@ define ansible_test_tree
 		rsync -a --from0 --files-from=- ./ $(ANSIBLE_TEST_ROOT)/
 endef
 
-sanity: venv
+# ansible-test puts pip into its virtualenvs with a bootstrap script it downloads from a host
+# outside PyPI; these machines reach only PyPI, so the cache gets our own script and pip's wheel.
+ANSIBLE_TEST_CACHE := $(HOME)/.ansible/test/cache
+
+define ansible_test_cache
+	mkdir -p $(ANSIBLE_TEST_CACHE)
+	test -f $(ANSIBLE_TEST_CACHE)/pip-$(1)-py3-none-any.whl || \
+		$(BIN)/pip download --quiet --no-deps --dest $(ANSIBLE_TEST_CACHE) pip==$(1)
+	cp tests/toolchain/get_pip_offline.py $(ANSIBLE_TEST_CACHE)/get_pip_$(subst .,_,$(1)).py
+endef
+
+ansible-test-cache: venv
+	$(call ansible_test_cache,$(shell $(BIN)/python tests/toolchain/ansible_test_pip.py))
+
+ansible-test-cache-2.16: venv-2.16
+	$(call ansible_test_cache,$(shell $(BIN_216)/python tests/toolchain/ansible_test_pip.py))
+
+sanity: venv ansible-test-cache
 	$(ansible_test_tree)
 	cd $(ANSIBLE_TEST_ROOT) && $(BIN)/ansible-test sanity --python 3.11 --requirements --color no
 
-units: venv
+units: venv ansible-test-cache
 	$(ansible_test_tree)
 	cd $(ANSIBLE_TEST_ROOT) && $(BIN)/ansible-test units --python 3.11 --requirements --color no
 
-sanity-2.16: venv-2.16
+sanity-2.16: venv-2.16 ansible-test-cache-2.16
 	$(ansible_test_tree)
 	cd $(ANSIBLE_TEST_ROOT) && PATH=$(BIN_216):$$PATH $(BIN_216)/ansible-test sanity --python 3.11 --requirements --color no
 
-units-2.16: venv-2.16
+units-2.16: venv-2.16 ansible-test-cache-2.16
 	$(ansible_test_tree)
 	cd $(ANSIBLE_TEST_ROOT) && PATH=$(BIN_216):$$PATH $(BIN_216)/ansible-test units --python 3.11 --requirements --color no
 
 lint: venv collections
-	$(BIN)/ansible-lint --profile production --strict
+	ANSIBLE_VAULT_PASSWORD_FILE=$(abspath tests/lab/vault-password) $(BIN)/ansible-lint --profile production --strict
 
 # --- The built-in lab: one systemd-nspawn host, a loopback apt repository with the
 # stub agent, ddapm-test-agent as the trace intake and the Datadog API fake.
@@ -89,10 +107,50 @@ lab-services: $(TESTAGENT)
 	$(LABHOST) service-start api-fake --port $(LAB_API_PORT) -- \
 		$(PYTHON) tests/fakeapi/server.py --host 127.0.0.1 --port $(LAB_API_PORT)
 
-lab: venv collections lab-services
+lab: host-deps venv collections lab-services
 	$(LABHOST) up $(LAB_NAME) --ssh-port $(LAB_SSH_PORT) >/dev/null
 	DDPOC_LAB_SSH_PORT=$(LAB_SSH_PORT) $(BIN)/ansible-playbook -i inventories/lab $(VAULT) playbooks/site.yml
 	$(PYTHON) tests/lab/summary.py --instance $(LAB_NAME) --api-url http://127.0.0.1:$(LAB_API_PORT) $(VAULT)
 
 lab-down:
 	$(LABHOST) down --all
+
+# --- Host packages: systemd-nspawn and debootstrap for the lab, wrk for bench-apm,
+# dpkg-dev and gnupg for the stub agent's apt repository, bc for phase timings.
+HOST_PACKAGES := systemd-container debootstrap dpkg-dev apt-utils gnupg openssh-client rsync bc wrk
+
+host-deps:
+	@missing=$$(for p in $(HOST_PACKAGES); do dpkg-query -W -f='$${Status}\n' $$p 2>/dev/null | grep -q 'install ok installed' || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+		echo "Installing host packages:" $$missing; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
+	fi
+
+toolchain-check: venv collections
+	$(BIN)/pytest -q -p no:cacheprovider tests/repo
+
+# The converge runs with -vvv --diff; its full log goes to .build/molecule-lab.log, which
+# tests/repo/test_converge_log.py then searches for the lab's API and application keys.
+MOLECULE_LOG := .build/molecule-lab.log
+
+molecule-lab: venv collections host-deps
+	@mkdir -p .build
+	@set -o pipefail; $(BIN)/molecule test -s lab > $(MOLECULE_LOG) 2>&1 \
+		&& status=0 || status=$$?; \
+	grep -E "^(PLAY RECAP|lab |localhost )|INFO .*(Running|Executed|idempotence|Idempotence)|[0-9]+ (passed|failed)" $(MOLECULE_LOG) | tail -60; \
+	if [ $$status -ne 0 ]; then echo "molecule failed; last lines of $(MOLECULE_LOG):"; tail -150 $(MOLECULE_LOG); fi; \
+	exit $$status
+	$(BIN)/pytest -q -p no:cacheprovider tests/repo/test_converge_log.py
+
+TIMED := PHASE_LOG=$(abspath .build/phases.log) tests/toolchain/timed
+
+test: host-deps venv venv-2.16 collections
+	@mkdir -p .build && : > .build/phases.log
+	@$(TIMED) toolchain $(MAKE) --no-print-directory toolchain-check
+	@$(TIMED) ansible-lint $(MAKE) --no-print-directory lint
+	@$(TIMED) sanity-2.19 $(MAKE) --no-print-directory sanity
+	@$(TIMED) units-2.19 $(MAKE) --no-print-directory units
+	@$(TIMED) sanity-2.16 $(MAKE) --no-print-directory sanity-2.16
+	@$(TIMED) units-2.16 $(MAKE) --no-print-directory units-2.16
+	@$(TIMED) molecule-lab $(MAKE) --no-print-directory molecule-lab
+	@echo "=== all phases passed:" && cat .build/phases.log

@@ -12,8 +12,8 @@ version_added: 0.1.0
 description:
   - Compares the controller's ansible-core version with the oldest target Python it supports
     and returns an error message naming the fix, or an empty string when the pair works.
-  - Minimums come from C(_PY_MIN) in each release's C(module_utils/basic.py):
-    2.16 needs Python 3.6 (or 2.7), 2.17 needs 3.7, 2.18 and 2.19 need 3.8, 2.20 and later need 3.9.
+  - The minimums are read from C(_PY_MIN) in each release's C(module_utils/basic.py).
+    Release 2.16 needs Python 3.6 (or 2.7), 2.17 needs 3.7, 2.18 and 2.19 need 3.8, and 2.20 and later need 3.9.
 options:
   _input:
     description: The controller's ansible-core version, for example C(ansible_version.full).

@@ -1,4 +1,3 @@
-#!/usr/bin/env python3
 """Boot, reach and tear down offline Debian 12 systemd lab hosts with systemd-nspawn.
 
 Layers, all under the cache directory (default /var/cache/ddpoc-lab):
@@ -55,7 +54,7 @@ CONTAINER_ENV = [
     "LANG=C.UTF-8",
     "DEBIAN_FRONTEND=noninteractive",
 ]
-BOOT_TIMEOUT = 60
+BOOT_TIMEOUT = 120
 POWEROFF_TIMEOUT = 30
 
 
