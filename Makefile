@@ -11,7 +11,7 @@ ANSIBLE_TEST_ROOT := $(or $(TMPDIR),/tmp)/ddpoc-ansible-test-$(shell printf %s "
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: host-deps test molecule-lab ansible-test-cache ansible-test-cache-2.16 lab-services help venv venv-2.16 collections lab lab-down lab-clean test lint sanity units \
+.PHONY: integration-api bench-apm bench-api host-deps test molecule-lab ansible-test-cache ansible-test-cache-2.16 lab-services help venv venv-2.16 collections lab lab-down lab-clean test lint sanity units \
 	sanity-2.16 units-2.16 molecule-lab toolchain-check bench-apm bench-api clean
 
 help:
@@ -132,15 +132,34 @@ toolchain-check: venv collections
 # The converge runs with -vvv --diff; its full log goes to .build/molecule-lab.log, which
 # tests/repo/test_converge_log.py then searches for the lab's API and application keys.
 MOLECULE_LOG := .build/molecule-lab.log
+# Molecule builds this checkout and installs it into ~/.ansible/collections, so the scenario
+# runs what `ansible-galaxy collection build` ships; the .build link must not come first,
+# because the install would try to replace it.
+MOLECULE_COLLECTIONS := $(HOME)/.ansible/collections:$(CURDIR)/tests/standins/collections
 
 molecule-lab: venv collections host-deps
 	@mkdir -p .build
-	@set -o pipefail; $(BIN)/molecule test -s lab > $(MOLECULE_LOG) 2>&1 \
+	@set -o pipefail; ANSIBLE_COLLECTIONS_PATH=$(MOLECULE_COLLECTIONS) \
+		$(BIN)/molecule test -s lab > $(MOLECULE_LOG) 2>&1 \
 		&& status=0 || status=$$?; \
 	grep -E "^(PLAY RECAP|lab |localhost )|INFO .*(Running|Executed|idempotence|Idempotence)|[0-9]+ (passed|failed)" $(MOLECULE_LOG) | tail -60; \
 	if [ $$status -ne 0 ]; then echo "molecule failed; last lines of $(MOLECULE_LOG):"; tail -150 $(MOLECULE_LOG); fi; \
 	exit $$status
 	$(BIN)/pytest -q -p no:cacheprovider tests/repo/test_converge_log.py
+
+# Datadog API modules against the local fake API, and the fake checked against recorded traffic
+# (../shared/conformance beside the checkout, or DDPOC_CONFORMANCE_DIR).
+integration-api: venv collections
+	$(BIN)/python -m pytest -q -p no:cacheprovider tests/integration tests/conformance
+
+# --- Benchmarks: they print ratios against a peer measured in the same run.
+bench-apm: venv host-deps
+	$(BIN)/python bench/apm/run.py
+
+bench-api: venv collections
+	test -x .build/bench-venv/bin/python || $(PYTHON) -m venv .build/bench-venv
+	.build/bench-venv/bin/pip install --quiet datadog==0.56.0
+	$(BIN)/python bench/api/run.py --peer-python .build/bench-venv/bin/python
 
 TIMED := PHASE_LOG=$(abspath .build/phases.log) tests/toolchain/timed
 
@@ -152,5 +171,6 @@ test: host-deps venv venv-2.16 collections
 	@$(TIMED) units-2.19 $(MAKE) --no-print-directory units
 	@$(TIMED) sanity-2.16 $(MAKE) --no-print-directory sanity-2.16
 	@$(TIMED) units-2.16 $(MAKE) --no-print-directory units-2.16
+	@$(TIMED) integration-api $(MAKE) --no-print-directory integration-api
 	@$(TIMED) molecule-lab $(MAKE) --no-print-directory molecule-lab
 	@echo "=== all phases passed:" && cat .build/phases.log

@@ -12,6 +12,8 @@ import subprocess
 import sys
 import urllib.request
 
+import yaml
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 LABHOST = os.path.join(HERE, "labhost.py")
 VAULT = os.path.join(HERE, "..", "..", "inventories", "lab", "group_vars", "all", "vault.yml")
@@ -32,12 +34,7 @@ def lab_keys(vault_args):
     view = subprocess.run(
         ["ansible-vault", "view"] + vault_args + [VAULT], capture_output=True, text=True, check=True
     ).stdout
-    keys = {}
-    for line in view.splitlines():
-        name, _, value = line.partition(":")
-        if name.strip() in ("vault_datadog_api_key", "vault_datadog_app_key"):
-            keys[name.strip()] = value.strip().strip('"')
-    return keys
+    return {name: str(value) for name, value in yaml.safe_load(view).items()}
 
 
 def api_get(api_url, path, keys):
