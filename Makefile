@@ -11,7 +11,7 @@ ANSIBLE_TEST_ROOT := $(or $(TMPDIR),/tmp)/ddpoc-ansible-test-$(shell printf %s "
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: integration-api bench-apm bench-api host-deps test molecule-lab ansible-test-cache ansible-test-cache-2.16 lab-services help venv venv-2.16 collections lab lab-down lab-clean test lint sanity units \
+.PHONY: lab-harness integration-api bench-apm bench-api host-deps test molecule-lab ansible-test-cache ansible-test-cache-2.16 lab-services help venv venv-2.16 collections lab lab-down lab-clean test lint sanity units \
 	sanity-2.16 units-2.16 molecule-lab toolchain-check bench-apm bench-api clean
 
 help:
@@ -171,6 +171,11 @@ test: host-deps venv venv-2.16 collections
 	@$(TIMED) units-2.19 $(MAKE) --no-print-directory units
 	@$(TIMED) sanity-2.16 $(MAKE) --no-print-directory sanity-2.16
 	@$(TIMED) units-2.16 $(MAKE) --no-print-directory units-2.16
+	@$(TIMED) lab-harness $(MAKE) --no-print-directory lab-harness
 	@$(TIMED) integration-api $(MAKE) --no-print-directory integration-api
 	@$(TIMED) molecule-lab $(MAKE) --no-print-directory molecule-lab
 	@echo "=== all phases passed:" && cat .build/phases.log
+
+lab-harness: venv host-deps
+	$(PYTHON) tests/lab/labhost.py prepare >/dev/null
+	$(BIN)/pytest -q -s -p no:cacheprovider tests/lab/test_labhost.py

@@ -334,7 +334,12 @@ def cmd_up(args):
         if nspawn.poll() is not None:
             down(name)
             sys.exit("labhost: systemd-nspawn exited with %s; see %s" % (nspawn.returncode, log_path))
-        leader = leader or leader_pid(nspawn.pid)
+        if not leader:
+            leader = leader_pid(nspawn.pid)
+            if leader:
+                # Recorded at once, so a crashed run can still be cleaned up (stop_orphans).
+                state.update(leader_pid=leader, leader_start_ticks=process_start_ticks(leader))
+                write_state(name, state)
         if leader:
             status = system_state(leader)
             if status in ("running", "degraded"):
@@ -391,10 +396,30 @@ def down(name):
             log("warning: %s did not power off within %d s; killing systemd-nspawn" % (name, POWEROFF_TIMEOUT))
             os.kill(nspawn_pid, signal.SIGKILL)
             time.sleep(0.5)
+    stop_orphans(name, state)
     unmount_below(root)
     unmount(merged)
     shutil.rmtree(root, ignore_errors=True)
     log("%s is down (%.2f s)" % (name, time.monotonic() - started))
+
+
+def stop_orphans(name, state):
+    """Stop an instance whose systemd-nspawn died (a crashed run): its init keeps running alone.
+
+    The init is found by the PID and start time recorded when it booted, never by name.
+    """
+    leader = state.get("leader_pid")
+    if not leader or process_start_ticks(leader) != state.get("leader_start_ticks"):
+        return
+    log("%s: its init (PID %d) outlived systemd-nspawn; powering it off" % (name, leader))
+    os.kill(leader, signal.SIGRTMIN + 4)
+    deadline = time.monotonic() + POWEROFF_TIMEOUT
+    while process_start_ticks(leader) == state["leader_start_ticks"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    if process_start_ticks(leader) == state["leader_start_ticks"]:
+        # Killing a PID namespace's init kills every process in that namespace.
+        os.kill(leader, signal.SIGKILL)
+        time.sleep(0.5)
 
 
 def reap(pid):
