@@ -130,7 +130,7 @@ toolchain-check: venv collections
 	$(BIN)/pytest -q -p no:cacheprovider tests/repo
 
 # The converge runs with -vvv --diff; its full log goes to .build/molecule-lab.log, which
-# tests/repo/test_converge_log.py then searches for the lab's API and application keys.
+# tests/lab/test_converge_log.py then searches for the lab's API and application keys.
 MOLECULE_LOG := .build/molecule-lab.log
 # Molecule builds this checkout and installs it into ~/.ansible/collections, so the scenario
 # runs what `ansible-galaxy collection build` ships; the .build link must not come first,
@@ -145,7 +145,7 @@ molecule-lab: venv collections host-deps
 	grep -E "^(PLAY RECAP|lab |localhost )|INFO .*(Running|Executed|idempotence|Idempotence)|[0-9]+ (passed|failed)" $(MOLECULE_LOG) | tail -60; \
 	if [ $$status -ne 0 ]; then echo "molecule failed; last lines of $(MOLECULE_LOG):"; tail -150 $(MOLECULE_LOG); fi; \
 	exit $$status
-	$(BIN)/pytest -q -p no:cacheprovider tests/repo/test_converge_log.py
+	$(BIN)/pytest -q -p no:cacheprovider tests/lab/test_converge_log.py
 
 # Datadog API modules against the local fake API, and the fake checked against recorded traffic
 # (../shared/conformance beside the checkout, or DDPOC_CONFORMANCE_DIR).

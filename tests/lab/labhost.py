@@ -386,7 +386,7 @@ def down(name):
     if nspawn_pid and process_alive(nspawn_pid) and any(b"systemd-nspawn" in part for part in process_cmdline(nspawn_pid)):
         leader = leader_pid(nspawn_pid)
         if leader:
-            # SIGRTMIN+4 asks systemd for a clean poweroff.
+            # SIGRTMIN+4 requests a clean poweroff from systemd.
             os.kill(leader, signal.SIGRTMIN + 4)
         deadline = time.monotonic() + POWEROFF_TIMEOUT
         while process_alive(nspawn_pid) and time.monotonic() < deadline:
@@ -499,6 +499,7 @@ def cmd_service_start(args):
         return 0
     if port_open(args.port):
         sys.exit("labhost: port %d is already in use (%s)" % (args.port, port_owner(args.port)))
+
     os.makedirs(service_dir(), exist_ok=True)
     log_path = os.path.join(service_dir(), args.name + ".log")
     argv = args.argv
@@ -516,6 +517,7 @@ def cmd_service_start(args):
     }
     with open(os.path.join(service_dir(), args.name + ".json"), "w") as handle:
         json.dump(record, handle)
+
     deadline = time.monotonic() + args.timeout
     while not port_open(args.port):
         if process.poll() is not None or time.monotonic() > deadline:
@@ -529,7 +531,7 @@ def cmd_service_start(args):
 def stop_service(name):
     record = read_service(name)
     if service_running(record):
-        # The service leads its own session, so its process group holds it and its children.
+        # The service leads its own session, so its process group contains it and its children.
         with contextlib.suppress(ProcessLookupError):
             os.killpg(record["pid"], signal.SIGTERM)
         deadline = time.monotonic() + 10
