@@ -11,7 +11,7 @@ ANSIBLE_TEST_ROOT := $(or $(TMPDIR),/tmp)/ddpoc-ansible-test-$(shell printf %s "
 export PATH := $(BIN):$(PATH)
 export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 
-.PHONY: lab-harness integration-api bench-apm bench-api host-deps test molecule-lab ansible-test-cache ansible-test-cache-2.16 lab-services help venv venv-2.16 collections lab lab-down lab-clean test lint sanity units \
+.PHONY: molecule-lab-2.16 lab-harness integration-api bench-apm bench-api host-deps test molecule-lab ansible-test-cache ansible-test-cache-2.16 lab-services help venv venv-2.16 collections lab lab-down lab-clean test lint sanity units \
 	sanity-2.16 units-2.16 molecule-lab toolchain-check bench-apm bench-api clean
 
 help:
@@ -126,26 +126,27 @@ host-deps:
 		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing >/dev/null; \
 	fi
 
-toolchain-check: venv collections
+toolchain-check: venv venv-2.16 collections
 	$(BIN)/pytest -q -p no:cacheprovider tests/repo
 
-# The converge runs with -vvv --diff; its full log goes to .build/molecule-lab.log, which
+# The converge runs with -vvv --diff; its full log goes to .build/molecule-lab*.log, which
 # tests/lab/test_converge_log.py then searches for the lab's API and application keys.
-MOLECULE_LOG := .build/molecule-lab.log
-# Molecule builds this checkout and installs it into ~/.ansible/collections, so the scenario
-# runs what `ansible-galaxy collection build` ships; the .build link must not come first,
-# because the install would try to replace it.
-MOLECULE_COLLECTIONS := $(HOME)/.ansible/collections:$(CURDIR)/tests/standins/collections
+# $(1): the virtualenv's bin directory, $(2): the log file.
+define molecule_lab
+	@mkdir -p .build
+	@set -o pipefail; PATH=$(1):$$PATH $(1)/molecule test -s lab > $(2) 2>&1 && status=0 || status=$$?; \
+	grep -E "^(PLAY RECAP|lab |localhost )|INFO .*(Running|Executed|idempotence|Idempotence)|[0-9]+ (passed|failed)" $(2) | tail -60; \
+	if [ $$status -ne 0 ]; then echo "molecule failed; last lines of $(2):"; tail -150 $(2); fi; \
+	exit $$status
+	DDPOC_CONVERGE_LOG=$(abspath $(2)) $(BIN)/pytest -q -p no:cacheprovider tests/lab/test_converge_log.py
+endef
 
 molecule-lab: venv collections host-deps
-	@mkdir -p .build
-	@set -o pipefail; ANSIBLE_COLLECTIONS_PATH=$(MOLECULE_COLLECTIONS) \
-		$(BIN)/molecule test -s lab > $(MOLECULE_LOG) 2>&1 \
-		&& status=0 || status=$$?; \
-	grep -E "^(PLAY RECAP|lab |localhost )|INFO .*(Running|Executed|idempotence|Idempotence)|[0-9]+ (passed|failed)" $(MOLECULE_LOG) | tail -60; \
-	if [ $$status -ne 0 ]; then echo "molecule failed; last lines of $(MOLECULE_LOG):"; tail -150 $(MOLECULE_LOG); fi; \
-	exit $$status
-	$(BIN)/pytest -q -p no:cacheprovider tests/lab/test_converge_log.py
+	$(call molecule_lab,$(BIN),.build/molecule-lab.log)
+
+# The same scenario with the ansible-core 2.16 toolchain that Ubuntu 18.04 targets need.
+molecule-lab-2.16: venv venv-2.16 collections host-deps
+	$(call molecule_lab,$(BIN_216),.build/molecule-lab-2.16.log)
 
 # Datadog API modules against the local fake API, and the fake checked against recorded traffic
 # (../shared/conformance beside the checkout, or DDPOC_CONFORMANCE_DIR).
@@ -174,6 +175,7 @@ test: host-deps venv venv-2.16 collections
 	@$(TIMED) lab-harness $(MAKE) --no-print-directory lab-harness
 	@$(TIMED) integration-api $(MAKE) --no-print-directory integration-api
 	@$(TIMED) molecule-lab $(MAKE) --no-print-directory molecule-lab
+	@$(TIMED) molecule-lab-2.16 $(MAKE) --no-print-directory molecule-lab-2.16
 	@echo "=== all phases passed:" && cat .build/phases.log
 
 lab-harness: venv host-deps

@@ -334,20 +334,25 @@ def cmd_up(args):
         if nspawn.poll() is not None:
             down(name)
             sys.exit("labhost: systemd-nspawn exited with %s; see %s" % (nspawn.returncode, log_path))
-        if not leader:
-            leader = leader_pid(nspawn.pid)
-            if leader:
-                # Recorded at once, so a crashed run can still be cleaned up (stop_orphans).
-                state.update(leader_pid=leader, leader_start_ticks=process_start_ticks(leader))
-                write_state(name, state)
+        # Looked up on every poll: systemd-nspawn can have a short-lived child before the
+        # container's init appears, and that child must not be taken for the init.
+        leader = leader_pid(nspawn.pid)
+        if leader and leader != state.get("leader_pid"):
+            # Recorded at once, so a crashed run can still be cleaned up (stop_orphans).
+            state.update(leader_pid=leader, leader_start_ticks=process_start_ticks(leader))
+            write_state(name, state)
         if leader:
             status = system_state(leader)
             if status in ("running", "degraded"):
                 break
         time.sleep(0.05)
     else:
+        console_tail = read_tail(log_path)
         down(name)
-        sys.exit("labhost: %s did not reach 'running' within %d s (last state %r)" % (name, BOOT_TIMEOUT, status))
+        sys.exit(
+            "labhost: %s did not reach 'running' within %d s (last state %r, init PID %s); console log:\n%s"
+            % (name, BOOT_TIMEOUT, status, leader, console_tail)
+        )
     boot_seconds = time.monotonic() - started
     if status == "degraded":
         failed = run(nsenter_cmd(leader, ["systemctl", "--failed", "--no-legend"]), capture_output=True, text=True)
@@ -368,6 +373,12 @@ def cmd_up(args):
     )
     print(inventory_line(state))
     return 0
+
+
+def read_tail(path, lines=25):
+    with contextlib.suppress(OSError), open(path, errors="replace") as handle:
+        return "".join(handle.readlines()[-lines:])
+    return ""
 
 
 def inventory_line(state):

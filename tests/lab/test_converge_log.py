@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-LOG = os.path.join(REPO, ".build", "molecule-lab.log")
+LOG = os.environ.get("DDPOC_CONVERGE_LOG") or os.path.join(REPO, ".build", "molecule-lab.log")
 VAULT = os.path.join(REPO, "inventories", "lab", "group_vars", "all", "vault.yml")
 PASSWORD_FILE = os.path.join(REPO, "tests", "lab", "vault-password")
 

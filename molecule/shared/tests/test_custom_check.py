@@ -66,7 +66,14 @@ def run_playbook(host, checks):
             "this test runs ansible-playbook and needs the ansible testinfra backend with an inventory "
             "(molecule verify, or pytest --hosts=ansible://HOST --ansible-inventory=FILE)"
         )
-    environment = dict(os.environ, ANSIBLE_CONFIG=os.path.join(REPO_DIR, "ansible.cfg"), ANSIBLE_FORCE_COLOR="0")
+    # JSON results keep messages on one line with plain quotes on every ansible-core version;
+    # the YAML format wraps them and doubles single quotes.
+    environment = dict(
+        os.environ,
+        ANSIBLE_CONFIG=os.path.join(REPO_DIR, "ansible.cfg"),
+        ANSIBLE_FORCE_COLOR="0",
+        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
+    )
     environment.setdefault("ANSIBLE_VAULT_PASSWORD_FILE", os.path.join(REPO_DIR, "tests", "lab", "vault-password"))
     with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
         handle.write(CHECK_PLAYBOOK.format(host=host.backend.host, checks=json.dumps(checks)))
