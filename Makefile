@@ -166,6 +166,10 @@ TIMED := PHASE_LOG=$(abspath .build/phases.log) tests/toolchain/timed
 
 test: host-deps venv venv-2.16 collections
 	@mkdir -p .build && : > .build/phases.log
+	@if [ -n "$$($(LABHOST) status | $(PYTHON) -c 'import json,sys; print(*[i["name"] for i in json.load(sys.stdin)["instances"]])')" ]; then \
+		echo "Removing running lab hosts first: they share this machine's ports with the test scenario."; \
+		$(LABHOST) down --all; \
+	fi
 	@$(TIMED) toolchain $(MAKE) --no-print-directory toolchain-check
 	@$(TIMED) ansible-lint $(MAKE) --no-print-directory lint
 	@$(TIMED) sanity-2.19 $(MAKE) --no-print-directory sanity

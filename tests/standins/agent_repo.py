@@ -125,8 +125,12 @@ def download_wheels():
 
 
 def ensure_key(out_dir):
-    """Generate the throwaway signing key once in OUT_DIR/gnupg; return (GNUPGHOME, fingerprint)."""
-    home = os.path.join(out_dir, "gnupg")
+    """Generate the throwaway signing key once in OUT_DIR.gnupg; return (GNUPGHOME, fingerprint).
+
+    The key lives beside OUT_DIR, not inside it, because OUT_DIR is served over HTTP.
+    """
+    home = out_dir.rstrip("/") + ".gnupg"
+    shutil.rmtree(os.path.join(out_dir, "gnupg"), ignore_errors=True)
     if not os.path.isdir(home):
         os.makedirs(home, mode=0o700)
     environment = dict(os.environ, GNUPGHOME=home)
@@ -285,8 +289,7 @@ def describe(out_dir, port, fingerprint):
     }
 
 
-def build(out_dir, port):
-    """Build (or reuse) the repository in OUT_DIR and return its description."""
+def _build(out_dir, port):
     out_dir = os.path.abspath(out_dir)
     os.makedirs(out_dir, exist_ok=True)
     gnupg_home, fingerprint = ensure_key(out_dir)
@@ -315,6 +318,17 @@ def build(out_dir, port):
     with open(stamp, "w") as handle:
         handle.write(digest + "\n")
     return describe(out_dir, port, fingerprint)
+
+
+def build(out_dir, port):
+    """Build (or reuse) the repository in OUT_DIR and return its description."""
+    try:
+        return _build(out_dir, port)
+    finally:
+        # gpg starts a gpg-agent daemon per GNUPGHOME; stop it so no build leaves a process behind.
+        home = os.path.abspath(out_dir).rstrip("/") + ".gnupg"
+        if os.path.isdir(home):
+            subprocess.run(["gpgconf", "--homedir", home, "--kill", "gpg-agent"], check=False)
 
 
 def main(argv=None):

@@ -5,7 +5,10 @@ from __future__ import absolute_import, division, print_function
 
 __metaclass__ = type
 
+import os
+
 import pytest
+import yaml
 
 from ansible.errors import AnsibleFilterError
 from ansible_collections.ddpoc.observability.plugins.filter.flask_apm_checks import (
@@ -132,6 +135,18 @@ def test_trace_url_rejected(url, app_port, message):
         flask_apm_trace_agent_url(url, app_port)
     assert message in str(error.value)
     assert "flask_apm_trace_agent_url" in str(error.value)
+
+
+def test_tracer_env_accepts_role_defaults():
+    defaults_path = os.path.join(
+        os.path.dirname(__file__), "..", "..", "..", "..", "roles", "flask_apm", "defaults", "main.yml"
+    )
+    with open(defaults_path) as handle:
+        defaults = yaml.safe_load(handle)
+    settings = defaults["flask_apm_tracer_settings"]
+    assert settings["DD_TRACE_FUTURES_ENABLED"] == "false"
+    assert flask_apm_tracer_env_errors(settings, defaults["flask_apm_port"], "flask_apm_tracer_settings") == []
+    assert flask_apm_tracer_env_errors(defaults["flask_apm_extra_env"], defaults["flask_apm_port"]) == []
 
 
 def test_tracer_env_accepts_tuning_variables():
