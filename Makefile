@@ -15,8 +15,11 @@ export ANSIBLE_CONFIG := $(abspath ansible.cfg)
 	sanity-2.16 units-2.16 molecule-lab toolchain-check bench-apm bench-api clean
 
 help:
-	@echo "make lab    converge playbooks/site.yml on the built-in lab host"
-	@echo "make test   lint, sanity, units and the molecule lab scenario"
+	@echo "make lab        converge playbooks/site.yml on the built-in lab host"
+	@echo "make lab-down   remove the lab host and its loopback services"
+	@echo "make test       the whole test suite (see docs/development.md for single phases)"
+	@echo "make bench-apm  Flask service throughput: original, untraced and traced"
+	@echo "make bench-api  Datadog resources at scale against the API fake and community.general"
 
 $(BIN)/ansible-playbook: requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -80,7 +83,7 @@ units-2.16: venv-2.16 ansible-test-cache-2.16
 	cd $(ANSIBLE_TEST_ROOT) && PATH=$(BIN_216):$$PATH $(BIN_216)/ansible-test units --python 3.11 --requirements --color no
 
 lint: venv collections
-	ANSIBLE_VAULT_PASSWORD_FILE=$(abspath tests/lab/vault-password) $(BIN)/ansible-lint --profile production --strict
+	NO_COLOR=1 ANSIBLE_VAULT_PASSWORD_FILE=$(abspath tests/lab/vault-password) $(BIN)/ansible-lint --profile production --strict
 
 # --- The built-in lab: one systemd-nspawn host, a loopback apt repository with the
 # stub agent, ddapm-test-agent as the trace intake and the Datadog API fake.
@@ -134,8 +137,9 @@ toolchain-check: venv venv-2.16 collections
 # $(1): the virtualenv's bin directory, $(2): the log file.
 define molecule_lab
 	@mkdir -p .build
-	@set -o pipefail; PATH=$(1):$$PATH $(1)/molecule test -s lab > $(2) 2>&1 && status=0 || status=$$?; \
-	grep -E "^(PLAY RECAP|lab |localhost )|INFO .*(Running|Executed|idempotence|Idempotence)|[0-9]+ (passed|failed)" $(2) | tail -60; \
+	@set -o pipefail; PATH=$(1):$$PATH NO_COLOR=1 ANSIBLE_NOCOLOR=1 $(1)/molecule test -s lab > $(2) 2>&1 \
+		&& status=0 || status=$$?; \
+	grep -E "(lab|localhost) +: ok=|➜ [a-z]+: Executed|[0-9]+ passed" $(2) | tail -40; \
 	if [ $$status -ne 0 ]; then echo "molecule failed; last lines of $(2):"; tail -150 $(2); fi; \
 	exit $$status
 	DDPOC_CONVERGE_LOG=$(abspath $(2)) $(BIN)/pytest -q -p no:cacheprovider tests/lab/test_converge_log.py

@@ -448,6 +448,8 @@ def unmount_below(path):
 
 def cmd_down(args):
     names = list_instances() if args.all else [args.name]
+    if args.all and not names and not list_services():
+        log("no lab hosts or services to remove")
     for name in names:
         down(name)
     if args.all:

@@ -17,7 +17,7 @@ import yaml
 HERE = os.path.dirname(os.path.abspath(__file__))
 LABHOST = os.path.join(HERE, "labhost.py")
 VAULT = os.path.join(HERE, "..", "..", "inventories", "lab", "group_vars", "all", "vault.yml")
-UNITS = ["datadog-agent", "datadog-agent-trace", "mariadb", "flask-apm"]
+UNITS = ["datadog-agent", "mariadb", "flask-apm"]
 
 
 def lab_exec(instance, command):
@@ -79,7 +79,7 @@ def main():
     print("Ports opened by the lab host:")
     for line in listeners.splitlines():
         print("  " + line)
-    print("Lab services on this machine:")
+    print("Lab services on this machine (the trace intake stands in for the agent's trace-agent):")
     status = json.loads(subprocess.run(
         [sys.executable, LABHOST, "status"], capture_output=True, text=True, check=True
     ).stdout)
