@@ -1,12 +1,15 @@
 """The built collection ships the product only: no tests, stand-ins, lab secrets or local files."""
 
 import os
+import shutil
 import subprocess
+import sys
 import tarfile
 
 import pytest
 
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
+GALAXY = shutil.which("ansible-galaxy", path=os.path.dirname(sys.executable)) or "ansible-galaxy"
 SHIPPED_TOP_LEVEL = {
     "FILES.json", "MANIFEST.json", "README.md", "ansible.cfg", "changelogs", "docs", "inventories",
     "meta", "playbooks", "plugins", "requirements.yml", "roles",
@@ -18,7 +21,7 @@ FORBIDDEN_PARTS = ("standins", "fakeapi", "vault-password", "molecule", "/tests/
 def members(tmp_path_factory):
     output = tmp_path_factory.mktemp("build")
     subprocess.run(
-        ["ansible-galaxy", "collection", "build", "--output-path", str(output), REPO],
+        [GALAXY, "collection", "build", "--output-path", str(output), REPO],
         cwd=REPO, capture_output=True, text=True, check=True,
     )
     (archive,) = output.glob("ddpoc-observability-*.tar.gz")
