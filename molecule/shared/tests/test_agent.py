@@ -17,13 +17,13 @@ import json
 import os
 import re
 import secrets
-import subprocess
 import tempfile
 
 import pytest
 import yaml
 
-REPO_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+from playbook_runner import REPO_DIR, run_playbook
+
 CONFIG_PATH = "/etc/datadog-agent/datadog.yaml"
 AGENT_BINARY = "/opt/datadog-agent/bin/agent/agent"
 DEFAULT_SITE = "datadoghq.eu"
@@ -58,34 +58,6 @@ AGENT_PLAYBOOK = """
   roles:
     - role: ddpoc.observability.agent
 """
-
-
-def ansible_environment():
-    environment = dict(os.environ)
-    environment["ANSIBLE_CONFIG"] = os.path.join(REPO_DIR, "ansible.cfg")
-    environment["ANSIBLE_FORCE_COLOR"] = "0"
-    environment.setdefault("ANSIBLE_VAULT_PASSWORD_FILE", os.path.join(REPO_DIR, "tests", "lab", "vault-password"))
-    return environment
-
-
-def run_playbook(host, text, *arguments):
-    """Run a playbook against HOST with the inventory testinfra uses; return the CompletedProcess."""
-    inventory = getattr(host.backend, "ansible_inventory", None)
-    if not inventory:
-        pytest.fail(
-            "this test runs ansible-playbook and needs the ansible testinfra backend with an inventory "
-            "(molecule verify, or pytest --hosts=ansible://HOST --ansible-inventory=FILE)"
-        )
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
-        handle.write(text.replace("{host}", host.backend.host))
-        path = handle.name
-    try:
-        return subprocess.run(
-            ["ansible-playbook", "-i", inventory, path] + list(arguments),
-            cwd=REPO_DIR, env=ansible_environment(), capture_output=True, text=True, check=False,
-        )
-    finally:
-        os.remove(path)
 
 
 @pytest.fixture(scope="module")

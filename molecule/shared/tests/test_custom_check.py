@@ -14,13 +14,13 @@ __metaclass__ = type
 
 import json
 import os
-import subprocess
 import tempfile
 
 import pytest
 import yaml
 
-REPO_DIR = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", "..", ".."))
+from playbook_runner import run_playbook
+
 AGENT_BINARY = "/opt/datadog-agent/bin/agent/agent"
 PYTHON = "/opt/datadog-agent/embedded/bin/python"
 CHECK_PATH = "/etc/datadog-agent/checks.d/my_metric.py"
@@ -59,30 +59,8 @@ BROKEN_SOURCES = {
 }
 
 
-def run_playbook(host, checks):
-    inventory = getattr(host.backend, "ansible_inventory", None)
-    if not inventory:
-        pytest.fail(
-            "this test runs ansible-playbook and needs the ansible testinfra backend with an inventory "
-            "(molecule verify, or pytest --hosts=ansible://HOST --ansible-inventory=FILE)"
-        )
-    # JSON results keep messages on one line with plain quotes on every ansible-core version;
-    # the YAML format wraps them and doubles single quotes.
-    environment = dict(
-        os.environ,
-        ANSIBLE_CONFIG=os.path.join(REPO_DIR, "ansible.cfg"),
-        ANSIBLE_FORCE_COLOR="0",
-        ANSIBLE_CALLBACK_RESULT_FORMAT="json",
-    )
-    environment.setdefault("ANSIBLE_VAULT_PASSWORD_FILE", os.path.join(REPO_DIR, "tests", "lab", "vault-password"))
-    with tempfile.NamedTemporaryFile("w", suffix=".yml", delete=False) as handle:
-        handle.write(CHECK_PLAYBOOK.format(host=host.backend.host, checks=json.dumps(checks)))
-        path = handle.name
-    try:
-        return subprocess.run(["ansible-playbook", "-i", inventory, path], cwd=REPO_DIR, env=environment,
-                              capture_output=True, text=True, check=False)
-    finally:
-        os.remove(path)
+def run_check_playbook(host, checks):
+    return run_playbook(host, CHECK_PLAYBOOK.format(host="{host}", checks=json.dumps(checks)))
 
 
 def agent_state(host):
@@ -163,10 +141,10 @@ def test_awkward_values_round_trip(host):
                   "instances": [instance]}
     config_path = "/etc/datadog-agent/conf.d/%s.d/%s.yaml" % (name, name)
 
-    present = run_playbook(host, [definition])
+    present = run_check_playbook(host, [definition])
     assert present.returncode == 0, present.stdout[-3000:]
     config = yaml.safe_load(host.file(config_path).content_string)
-    absent = run_playbook(host, [{"name": name, "state": "absent"}])
+    absent = run_check_playbook(host, [{"name": name, "state": "absent"}])
 
     assert config["instances"] == [instance]
     assert config["init_config"] == {"service": "a: b"}
@@ -183,7 +161,7 @@ def test_broken_check_rejected(host, kind):
         handle.write(BROKEN_SOURCES[kind])
         source = handle.name
     try:
-        result = run_playbook(
+        result = run_check_playbook(
             host, [{"name": "my_metric", "source": source, "instances": [{"min_collection_interval": 45}]}]
         )
     finally:
@@ -196,7 +174,7 @@ def test_broken_check_rejected(host, kind):
 @pytest.mark.parametrize("name", ["mysql", "requests", "disk", "http"])
 def test_taken_name_rejected(host, name):
     before = agent_state(host)
-    result = run_playbook(host, [{"name": name, "template": "my_metric.py.j2", "instances": [{}]}])
+    result = run_check_playbook(host, [{"name": name, "template": "my_metric.py.j2", "instances": [{}]}])
     assert result.returncode != 0
     assert "invalid custom check name '%s'" % name in result.stdout
     assert "custom_%s" % name in result.stdout
