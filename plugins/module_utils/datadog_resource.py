@@ -269,18 +269,18 @@ class DashboardType(ResourceType):
         ``old`` the token to delete. Without ``shared`` in the entry, an existing link is kept.
         """
         token = cmp.share_token_from_text((current or {}).get("description"))
-        wanted = spec.get("shared")
+        share_requested = spec.get("shared")
         result = dict(step=None, keep=None, old=None, public_url=None)
-        if wanted is None:
+        if share_requested is None:
             result["keep"] = token
-        elif wanted and token:
+        elif share_requested and token:
             shared = self.client.request("GET", "/api/v1/dashboard/public/%s" % quote_id(token),
                                          expected_missing=True, resource="%s (public link)" % self.label(spec))
             if shared is None:
                 result["step"] = "share"
             else:
                 result.update(keep=token, public_url=shared.get("public_url"))
-        elif wanted:
+        elif share_requested:
             result["step"] = "share"
         elif token:
             result.update(step="unshare", old=token)

@@ -12,12 +12,12 @@ import os
 import re
 import sys
 
-here = os.path.dirname(os.path.abspath(__file__))
+script_dir = os.path.dirname(os.path.abspath(__file__))
 match = re.match(r"get_pip_(\d+(?:_\d+)*)\.py$", os.path.basename(__file__))
 if not match:
     sys.exit("get_pip_offline: file name must be get_pip_<version>.py, for example get_pip_24_2.py")
 version = match.group(1).replace("_", ".")
-wheel = os.path.join(here, "pip-%s-py3-none-any.whl" % version)
+wheel = os.path.join(script_dir, "pip-%s-py3-none-any.whl" % version)
 if not os.path.exists(wheel):
     sys.exit("get_pip_offline: %s is missing; run `make ansible-test-cache`" % wheel)
 
