@@ -12,6 +12,10 @@ Traces go to a ddapm-test-agent started here on loopback. After each traced run 
 checks that the tracer logged no dropped payloads and that a fixed batch of requests reaches
 the test agent as flask.request root spans.
 
+The script also prints the CPU time per request of the server, the test agent and wrk, and the
+tracer's cost in a warm in-process loop (wsgi_loop.py). From those it estimates the highest (c)
+that the machine allows, to show how far tuning can go.
+
 Each round runs every setup once, in an order rotated by one setup per round, so slow phases of a
 busy machine do not always hit the same setup. The script prints the load average at start and end.
 
@@ -23,6 +27,7 @@ import importlib.util
 import json
 import os
 import re
+import resource
 import shutil
 import signal
 import statistics
@@ -40,6 +45,10 @@ WORK_DIR = os.path.join(REPO_DIR, ".lab", "bench-apm")
 APP_DIR = os.path.join(ROLE_DIR, "files")
 HOST = "127.0.0.1"
 DELIVERY_BATCH = 200
+# Setups whose server sends traces to the test agent.
+TRACED_SETUPS = ("a", "c")
+# Wait after a traced run so its last traces are sent and decoded before CPU time is read.
+TRACE_SETTLE_SECONDS = 2.5
 # Lines the tracer logs when it loses trace payloads.
 DROP_PATTERN = re.compile(r"(dropp|failed to send|Failed to send|buffer full|BufferFull)", re.I)
 
@@ -105,17 +114,66 @@ def stop(process):
     process.log_file.close()
 
 
+def process_tree(root_pid):
+    """Return root_pid and the PIDs of all its descendants, read from /proc."""
+    children = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open("/proc/%s/stat" % entry) as handle:
+                parent = int(handle.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+        children.setdefault(parent, []).append(int(entry))
+    pids, pending = [], [root_pid]
+    while pending:
+        pid = pending.pop()
+        pids.append(pid)
+        pending.extend(children.get(pid, []))
+    return pids
+
+
+def cpu_seconds(pids):
+    """Sum the user and system CPU time of running processes, in seconds."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open("/proc/%d/stat" % pid) as handle:
+                fields = handle.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def children_cpu_seconds():
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def measure_wsgi_loop(python_command, env, requests):
+    """Run wsgi_loop.py and return its CPU time per request in microseconds."""
+    output = subprocess.run(
+        python_command + [os.path.join(os.path.dirname(os.path.abspath(__file__)), "wsgi_loop.py"),
+                          APP_DIR, "app:app", str(requests)],
+        env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])["cpu_us_per_request"]
+
+
 def parse_wrk(output):
     rate = re.search(r"Requests/sec:\s+([0-9.]+)", output)
+    count = re.search(r"(\d+) requests in", output)
     p99 = re.search(r"^\s+99%\s+([0-9.]+)(us|ms|s)\s*$", output, re.M)
     errors = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
     socket_errors = re.search(r"Socket errors: (.*)", output)
-    if not rate or not p99:
+    if not rate or not p99 or not count:
         raise RuntimeError("cannot parse wrk output:\n" + output)
     scale = {"us": 0.001, "ms": 1.0, "s": 1000.0}[p99.group(2)]
     if errors:
         raise RuntimeError("wrk saw %s non-2xx responses:\n%s" % (errors.group(1), output))
-    return float(rate.group(1)), float(p99.group(1)) * scale, socket_errors.group(1) if socket_errors else ""
+    socket_error_text = socket_errors.group(1) if socket_errors else ""
+    return float(rate.group(1)), float(p99.group(1)) * scale, int(count.group(1)), socket_error_text
 
 
 def role_defaults(path):
@@ -125,15 +183,11 @@ def role_defaults(path):
 
 def gunicorn_args(defaults, port):
     workers = int(defaults["flask_apm_workers"]) or os.cpu_count() or 2
-    return [
-        "--bind", "%s:%d" % (HOST, port),
-        "--worker-class", "gthread",
-        "--workers", str(workers),
-        "--threads", str(defaults["flask_apm_threads"]),
-        "--keep-alive", str(defaults["flask_apm_keepalive"]),
-        "--chdir", APP_DIR,
-        defaults["flask_apm_wsgi_app"],
-    ]
+    worker_class = defaults["flask_apm_worker_class"]
+    args = ["--bind", "%s:%d" % (HOST, port), "--worker-class", worker_class, "--workers", str(workers)]
+    if worker_class == "gthread":
+        args += ["--threads", str(defaults["flask_apm_threads"]), "--keep-alive", str(defaults["flask_apm_keepalive"])]
+    return args + ["--chdir", APP_DIR, defaults["flask_apm_wsgi_app"]]
 
 
 def check_delivery(agent_url, app_url, service, log_path):
@@ -160,7 +214,7 @@ def check_delivery(agent_url, app_url, service, log_path):
     return roots, drops
 
 
-def main():
+def parse_args():
     parser = argparse.ArgumentParser(description=__doc__.split("\n", maxsplit=1)[0])
     parser.add_argument("--duration", type=int, default=10, help="seconds per wrk run")
     parser.add_argument("--rounds", type=int, default=3, help="runs of each setup, interleaved; medians are reported")
@@ -173,8 +227,104 @@ def main():
     parser.add_argument("--agent-log-level", default="WARNING",
                         help="ddapm-test-agent log level; at INFO it logs the tree of every trace it receives")
     parser.add_argument("--app-port", type=int, default=18310, help="port of the service under test")
-    args = parser.parse_args()
+    parser.add_argument("--loop-requests", type=int, default=3000,
+                        help="requests per run of the in-process WSGI loop that measures the tracer's cost")
+    return parser.parse_args()
 
+
+def measure_setup(setup, args, wrk, agent, app_url):
+    """Start one setup, load it with wrk and return its rate, p99 latency and CPU time per request.
+
+    CPU time is read from /proc for the server's process tree and the test agent, and from
+    getrusage for wrk, so the figures show where the CPUs went during the measured run.
+    """
+    key, unused_label, env, command = setup
+    server = start(command, env, os.path.join(WORK_DIR, "server-%s.log" % key))
+    try:
+        wait_for_http(app_url)
+        subprocess.run(
+            [wrk, "-t%d" % args.threads, "-c%d" % args.connections, "-d%ds" % args.warmup, app_url],
+            check=True, capture_output=True)
+        server_pids = process_tree(server.pid)
+        agent_pids = process_tree(agent.pid)
+        server_start, agent_start = cpu_seconds(server_pids), cpu_seconds(agent_pids)
+        wrk_start, wall_start = children_cpu_seconds(), time.monotonic()
+        output = subprocess.run(
+            [wrk, "-t%d" % args.threads, "-c%d" % args.connections, "-d%ds" % args.duration, "--latency", app_url],
+            check=True, capture_output=True, text=True).stdout
+        wall = time.monotonic() - wall_start
+        wrk_cpu = children_cpu_seconds() - wrk_start
+        if key in TRACED_SETUPS:
+            # The tracer sends its last batch within a writer interval, and the test agent decodes it.
+            time.sleep(TRACE_SETTLE_SECONDS)
+        server_cpu = cpu_seconds(server_pids) - server_start
+        agent_cpu = cpu_seconds(agent_pids) - agent_start
+        rate, p99, request_count, socket_errors = parse_wrk(output)
+        result = {
+            "rate": rate,
+            "p99": p99,
+            "socket_errors": socket_errors,
+            "server_us": server_cpu / request_count * 1e6,
+            "agent_us": agent_cpu / request_count * 1e6,
+            "wrk_us": wrk_cpu / request_count * 1e6,
+            # Busy CPUs during the run; the traced setups also count the settle time of the agent.
+            "cpus_busy": (server_cpu + agent_cpu + wrk_cpu) / wall,
+        }
+        if key == "c":
+            result["delivery"] = check_delivery(agent.url, app_url, env["DD_SERVICE"], server.log_file.name)
+        return result
+    finally:
+        stop(server)
+
+
+def measure_tracer_floor(args, bin_dir, base_env, role_env):
+    """Return the median CPU time per request of the WSGI app in a warm loop, untraced and traced."""
+    python = os.path.join(bin_dir, "python")
+    untraced, traced = [], []
+    for unused_round in range(args.rounds):
+        untraced.append(measure_wsgi_loop([python], base_env, args.loop_requests))
+        traced.append(measure_wsgi_loop([os.path.join(bin_dir, "ddtrace-run"), python], role_env, args.loop_requests))
+    return statistics.median(untraced), statistics.median(traced)
+
+
+def print_summary(setups, results, floor, args):
+    """Print the medians, the CPU split per request, the target ratios and the ceilings they allow."""
+    def median(key, field):
+        return statistics.median(result[field] for result in results[key])
+
+    print()
+    print("%-5s %-52s %10s %8s %8s %7s %6s %7s %6s"
+          % ("", "setup (median of %d runs)" % args.rounds, "req/s", "p99 ms",
+             "server", "agent", "wrk", "total", "CPUs"))
+    for key, label, unused_env, unused_command in setups:
+        total = median(key, "server_us") + median(key, "agent_us") + median(key, "wrk_us")
+        print("%-5s %-52s %10.1f %8.2f %8.0f %7.0f %6.0f %7.0f %6.2f"
+              % ("(%s)" % key, label, median(key, "rate"), median(key, "p99"), median(key, "server_us"),
+                 median(key, "agent_us"), median(key, "wrk_us"), total, median(key, "cpus_busy")))
+    print("server, agent, wrk, total: CPU time per request in microseconds; CPUs: CPUs busy during the run")
+    print()
+    rates = {key: median(key, "rate") for key, unused_label, unused_env, unused_command in setups}
+    print("(c)/(a) = %.2f  (target >= 4.0)" % (rates["c"] / rates["a"]))
+    print("(c)/(b) = %.2f  (target >= 0.45)" % (rates["c"] / rates["b"]))
+    print("(c)/(b2) = %.2f  (same ratio against the unit's off switch)" % (rates["c"] / rates["b2"]))
+
+    untraced_us, traced_us = floor
+    tracer_floor_us = traced_us - untraced_us
+    untraced_total_us = median("b", "server_us") + median("b", "wrk_us")
+    traced_floor_total_us = untraced_total_us + median("c", "agent_us") + tracer_floor_us
+    max_traced_rate = median("b", "cpus_busy") * 1e6 / traced_floor_total_us
+    print()
+    print("tracer cost in a warm in-process loop (no server): %.0f us traced - %.0f us untraced = %.0f us per request"
+          % (traced_us, untraced_us, tracer_floor_us))
+    print("estimated ceiling for (c): (b)'s %.0f us + test agent %.0f us + tracer floor %.0f us = %.0f us per request,"
+          % (untraced_total_us, median("c", "agent_us"), tracer_floor_us, traced_floor_total_us))
+    print("  so on the %.2f CPUs (b) kept busy: (c) <= %.0f req/s, (c)/(a) <= %.2f, (c)/(b) <= %.2f"
+          % (median("b", "cpus_busy"), max_traced_rate, max_traced_rate / rates["a"], max_traced_rate / rates["b"]))
+    print("  (an upper bound: inside gunicorn the tracer costs more than in the warm loop, see the server column)")
+
+
+def main():
+    args = parse_args()
     print("load average at start (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg(), flush=True)
     wrk = shutil.which("wrk")
     if not wrk:
@@ -219,6 +369,7 @@ def main():
          "--otlp-http-port", str(args.agent_port + 1), "--otlp-grpc-port", str(args.agent_port + 2),
          "--log-level", args.agent_log_level],
         base_env, os.path.join(WORK_DIR, "test-agent.log"))
+    agent.url = agent_url
     results = {setup[0]: [] for setup in setups}
     failures = []
     try:
@@ -229,44 +380,22 @@ def main():
                                % (agent.returncode, agent.log_file.name, args.agent_port))
         for round_number in range(1, args.rounds + 1):
             shift = (round_number - 1) % len(setups)
-            for key, label, env, command in setups[shift:] + setups[:shift]:
-                log_path = os.path.join(WORK_DIR, "server-%s.log" % key)
-                server = start(command, env, log_path)
-                try:
-                    wait_for_http(app_url)
-                    subprocess.run(
-                        [wrk, "-t%d" % args.threads, "-c%d" % args.connections, "-d%ds" % args.warmup, app_url],
-                        check=True, capture_output=True)
-                    output = subprocess.run(
-                        [wrk, "-t%d" % args.threads, "-c%d" % args.connections, "-d%ds" % args.duration,
-                         "--latency", app_url],
-                        check=True, capture_output=True, text=True).stdout
-                    rate, p99, socket_errors = parse_wrk(output)
-                    results[key].append((rate, p99))
-                    print("round %d (%-2s) %-52s %9.1f req/s  p99 %8.2f ms  %s"
-                          % (round_number, key, label, rate, p99, socket_errors), flush=True)
-                    if key == "c":
-                        roots, drops = check_delivery(agent_url, app_url, service, log_path)
-                        if roots < DELIVERY_BATCH or drops:
-                            failures.append("round %d: %d of %d root spans arrived; tracer drop lines: %s"
-                                            % (round_number, roots, DELIVERY_BATCH, drops[:3]))
-                finally:
-                    stop(server)
+            for setup in setups[shift:] + setups[:shift]:
+                key, label = setup[0], setup[1]
+                result = measure_setup(setup, args, wrk, agent, app_url)
+                results[key].append(result)
+                print("round %d (%-2s) %-52s %9.1f req/s  p99 %8.2f ms  %s"
+                      % (round_number, key, label, result["rate"], result["p99"], result["socket_errors"]), flush=True)
+                if "delivery" in result:
+                    roots, drops = result["delivery"]
+                    if roots < DELIVERY_BATCH or drops:
+                        failures.append("round %d: %d of %d root spans arrived; tracer drop lines: %s"
+                                        % (round_number, roots, DELIVERY_BATCH, drops[:3]))
+        floor = measure_tracer_floor(args, bin_dir, base_env, role_env)
     finally:
         stop(agent)
 
-    print()
-    print("%-5s %-52s %12s %10s" % ("", "setup (median of %d runs)" % args.rounds, "requests/s", "p99 ms"))
-    medians = {}
-    for key, label, unused_env, unused_command in setups:
-        rate = statistics.median(run_rate for run_rate, run_p99 in results[key])
-        p99 = statistics.median(run_p99 for run_rate, run_p99 in results[key])
-        medians[key] = rate
-        print("%-5s %-52s %12.1f %10.2f" % ("(%s)" % key, label, rate, p99))
-    print()
-    print("(c)/(a) = %.2f  (target >= 4.0)" % (medians["c"] / medians["a"]))
-    print("(c)/(b) = %.2f  (target >= 0.45)" % (medians["c"] / medians["b"]))
-    print("(c)/(b2) = %.2f  (same ratio against the unit's off switch)" % (medians["c"] / medians["b2"]))
+    print_summary(setups, results, floor, args)
     print("load average at end (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
     print("wrk %d threads, %d connections, %d s after %d s warm-up; %d CPUs; Python %s; %s"
           % (args.threads, args.connections, args.duration, args.warmup, os.cpu_count(), python, ", ".join(requirements[:4])))

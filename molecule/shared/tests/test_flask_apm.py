@@ -8,6 +8,7 @@ against a converge with other values:
 - DDPOC_TEST_AGENT_URL: ddapm-test-agent as seen from the controller (default http://127.0.0.1:8126).
 - DDPOC_FLASK_APM_UNIT: systemd unit name without .service (default flask-apm).
 - DDPOC_FLASK_APM_DD_SERVICE: expected DD_SERVICE; default: the value in the rendered unit.
+- DDPOC_FLASK_APM_WORKER_CLASS: expected gunicorn worker class (default sync, the role default).
 
 The tests request the app from inside the target with its python3. The service then sends traces to
 the DD_TRACE_AGENT_URL of its unit. In the lab that is the test agent on the controller, because the
@@ -30,6 +31,7 @@ import pytest
 TEST_AGENT_URL = os.environ.get("DDPOC_TEST_AGENT_URL", "http://127.0.0.1:8126").rstrip("/")
 UNIT = os.environ.get("DDPOC_FLASK_APM_UNIT", "flask-apm")
 UNIT_PATH = "/etc/systemd/system/%s.service" % UNIT
+WORKER_CLASS = os.environ.get("DDPOC_FLASK_APM_WORKER_CLASS", "sync")
 MAX_EXPOSURE = 3.0
 TRACE_DEADLINE_SECONDS = 20
 AGENT_UNITS = ("datadog-agent.service", "datadog-agent-trace.service")
@@ -174,6 +176,22 @@ def test_unit_runs_gunicorn_under_ddtrace(unit_text, app_port):
         assert forbidden not in words[2:-1]
     assert "--bind" in words
     assert words[words.index("--bind") + 1].endswith(":%d" % app_port)
+
+
+def test_unit_worker_class(unit_text):
+    exec_start = unit_text.split("ExecStart=", 1)[1].split("\nExec", 1)[0]
+    words = exec_start.replace("\\\n", " ").split()
+    assert words[words.index("--worker-class") + 1] == WORKER_CLASS
+    # gunicorn 23 runs a sync worker class as gthread when --threads is above 1.
+    assert ("--threads" in words) == (WORKER_CLASS == "gthread")
+    assert ("--keep-alive" in words) == (WORKER_CLASS == "gthread")
+
+
+def test_running_worker_class(host):
+    lines = host.check_output(
+        "journalctl --no-pager -o cat -u %s.service | grep 'Using worker:' || true", UNIT).splitlines()
+    assert lines, "gunicorn logged no 'Using worker:' line to the journal"
+    assert lines[-1].strip().endswith("Using worker: %s" % WORKER_CLASS), lines[-1]
 
 
 def test_unit_restarts_on_failure(unit_text):
