@@ -254,6 +254,7 @@ def measure_setup(setup, args, wrk, agent, app_url):
             check=True, capture_output=True, text=True).stdout
         wall = time.monotonic() - wall_start
         wrk_cpu = children_cpu_seconds() - wrk_start
+        window_cpu = cpu_seconds(server_pids) - server_start + cpu_seconds(agent_pids) - agent_start + wrk_cpu
         if key in TRACED_SETUPS:
             # The tracer sends its last batch within a writer interval, and the test agent decodes it.
             time.sleep(TRACE_SETTLE_SECONDS)
@@ -267,8 +268,8 @@ def measure_setup(setup, args, wrk, agent, app_url):
             "server_us": server_cpu / request_count * 1e6,
             "agent_us": agent_cpu / request_count * 1e6,
             "wrk_us": wrk_cpu / request_count * 1e6,
-            # Busy CPUs during the run; the traced setups also count the settle time of the agent.
-            "cpus_busy": (server_cpu + agent_cpu + wrk_cpu) / wall,
+            # CPUs that the server, the test agent and wrk kept busy while wrk ran.
+            "cpus_busy": window_cpu / wall,
         }
         if key == "c":
             result["delivery"] = check_delivery(agent.url, app_url, env["DD_SERVICE"], server.log_file.name)
@@ -293,15 +294,16 @@ def print_summary(setups, results, floor, args):
         return statistics.median(result[field] for result in results[key])
 
     print()
-    print("%-5s %-52s %10s %8s %8s %7s %6s %7s %6s"
-          % ("", "setup (median of %d runs)" % args.rounds, "req/s", "p99 ms",
-             "server", "agent", "wrk", "total", "CPUs"))
+    print("%-5s %-52s %10s %8s %8s %11s %6s %7s %6s"
+          % ("", "setup (median of %d runs per column)" % args.rounds, "req/s", "p99 ms",
+             "server", "test agent", "wrk", "total", "CPUs"))
     for key, label, unused_env, unused_command in setups:
         total = median(key, "server_us") + median(key, "agent_us") + median(key, "wrk_us")
-        print("%-5s %-52s %10.1f %8.2f %8.0f %7.0f %6.0f %7.0f %6.2f"
+        print("%-5s %-52s %10.1f %8.2f %8.0f %11.0f %6.0f %7.0f %6.2f"
               % ("(%s)" % key, label, median(key, "rate"), median(key, "p99"), median(key, "server_us"),
                  median(key, "agent_us"), median(key, "wrk_us"), total, median(key, "cpus_busy")))
-    print("server, agent, wrk, total: CPU time per request in microseconds; CPUs: CPUs busy during the run")
+    print("server, test agent, wrk: CPU time per request in microseconds; total: their sum;"
+          " CPUs: CPUs those three kept busy while wrk ran")
     print()
     rates = {key: median(key, "rate") for key, unused_label, unused_env, unused_command in setups}
     print("(c)/(a) = %.2f  (target >= 4.0)" % (rates["c"] / rates["a"]))
@@ -312,15 +314,18 @@ def print_summary(setups, results, floor, args):
     tracer_floor_us = traced_us - untraced_us
     untraced_total_us = median("b", "server_us") + median("b", "wrk_us")
     traced_floor_total_us = untraced_total_us + median("c", "agent_us") + tracer_floor_us
-    max_traced_rate = median("b", "cpus_busy") * 1e6 / traced_floor_total_us
+    max_traced_rate = median("c", "cpus_busy") * 1e6 / traced_floor_total_us
     print()
     print("tracer cost in a warm in-process loop (no server): %.0f us traced - %.0f us untraced = %.0f us per request"
           % (traced_us, untraced_us, tracer_floor_us))
-    print("estimated ceiling for (c): (b)'s %.0f us + test agent %.0f us + tracer floor %.0f us = %.0f us per request,"
+    print("estimated ceiling for (c): (b)'s %.0f us + test agent %.0f us + tracer lower bound %.0f us"
+          " = %.0f us per request, so"
           % (untraced_total_us, median("c", "agent_us"), tracer_floor_us, traced_floor_total_us))
-    print("  so on the %.2f CPUs (b) kept busy: (c) <= %.0f req/s, (c)/(a) <= %.2f, (c)/(b) <= %.2f"
-          % (median("b", "cpus_busy"), max_traced_rate, max_traced_rate / rates["a"], max_traced_rate / rates["b"]))
-    print("  (an upper bound: inside gunicorn the tracer costs more than in the warm loop, see the server column)")
+    print("  (c)/(b) <= %.2f when (b) and (c) get the same CPU time;"
+          % (untraced_total_us / traced_floor_total_us))
+    print("  (c) <= %.0f req/s on the %.2f CPUs (c) kept busy, and then (c)/(a) <= %.2f"
+          % (max_traced_rate, median("c", "cpus_busy"), max_traced_rate / rates["a"]))
+    print("  (upper bounds: inside gunicorn the tracer costs more than in the warm loop, see the server column)")
 
 
 def main():
@@ -384,8 +389,9 @@ def main():
                 key, label = setup[0], setup[1]
                 result = measure_setup(setup, args, wrk, agent, app_url)
                 results[key].append(result)
-                print("round %d (%-2s) %-52s %9.1f req/s  p99 %8.2f ms  %s"
-                      % (round_number, key, label, result["rate"], result["p99"], result["socket_errors"]), flush=True)
+                print("round %d (%-2s) %-52s %9.1f req/s  p99 %8.2f ms  server %5.0f us/request  %.2f CPUs  %s"
+                      % (round_number, key, label, result["rate"], result["p99"], result["server_us"],
+                         result["cpus_busy"], result["socket_errors"]), flush=True)
                 if "delivery" in result:
                     roots, drops = result["delivery"]
                     if roots < DELIVERY_BATCH or drops:
