@@ -28,6 +28,8 @@ import uuid
 
 import pytest
 
+from inventory_groups import skip_unless_in_group
+
 TEST_AGENT_URL = os.environ.get("DDPOC_TEST_AGENT_URL", "http://127.0.0.1:8126").rstrip("/")
 UNIT = os.environ.get("DDPOC_FLASK_APM_UNIT", "flask-apm")
 UNIT_PATH = "/etc/systemd/system/%s.service" % UNIT
@@ -56,13 +58,7 @@ print(json.dumps(result))
 
 @pytest.fixture(autouse=True)
 def only_flask_apm_hosts(host):
-    """Skip hosts outside the flask_apm_hosts group when the inventory lists the host's groups."""
-    try:
-        groups = host.ansible.get_variables().get("group_names")
-    except RuntimeError:  # testinfra's ansible module exists only with the ansible backend
-        groups = None
-    if groups and "flask_apm_hosts" not in groups:
-        pytest.skip("not in the flask_apm_hosts group")
+    skip_unless_in_group(host, "flask_apm_hosts")
 
 
 @pytest.fixture(scope="module")

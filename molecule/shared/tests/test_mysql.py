@@ -19,6 +19,8 @@ import os
 
 import pytest
 
+from inventory_groups import skip_unless_in_group
+
 CONF_PATH = "/etc/datadog-agent/conf.d/mysql.d/conf.yaml"
 AGENT_USER = "dd-agent"
 ENGINE_MODULE_PATH = os.path.join(
@@ -81,13 +83,7 @@ ENGINE = load_engine_module()
 
 @pytest.fixture(autouse=True)
 def only_mysql_servers(host):
-    """Skip hosts outside the mysql_servers group when the inventory lists the host's groups."""
-    try:
-        groups = host.ansible.get_variables().get("group_names")
-    except RuntimeError:  # testinfra's ansible module exists only with the ansible backend
-        groups = None
-    if groups is not None and "mysql_servers" not in groups:
-        pytest.skip("not in the mysql_servers group")
+    skip_unless_in_group(host, "mysql_servers")
 
 
 def run_as_root(host, command, *args):
