@@ -232,7 +232,7 @@ def parse_args():
     return parser.parse_args()
 
 
-def measure_setup(setup, args, wrk, agent, app_url):
+def measure_setup(setup, args, wrk, agent, agent_url, app_url):
     """Start one setup, load it with wrk and return its rate, p99 latency and CPU time per request.
 
     CPU time is read from /proc for the server's process tree and the test agent, and from
@@ -254,12 +254,14 @@ def measure_setup(setup, args, wrk, agent, app_url):
             check=True, capture_output=True, text=True).stdout
         wall = time.monotonic() - wall_start
         wrk_cpu = children_cpu_seconds() - wrk_start
-        window_cpu = cpu_seconds(server_pids) - server_start + cpu_seconds(agent_pids) - agent_start + wrk_cpu
+        server_cpu, agent_cpu = cpu_seconds(server_pids) - server_start, cpu_seconds(agent_pids) - agent_start
+        # CPUs that the server, the test agent and wrk kept busy while wrk ran.
+        cpus_busy = (server_cpu + agent_cpu + wrk_cpu) / wall
         if key in TRACED_SETUPS:
             # The tracer sends its last batch within a writer interval, and the test agent decodes it.
+            # That CPU time belongs to the run's requests too.
             time.sleep(TRACE_SETTLE_SECONDS)
-        server_cpu = cpu_seconds(server_pids) - server_start
-        agent_cpu = cpu_seconds(agent_pids) - agent_start
+            server_cpu, agent_cpu = cpu_seconds(server_pids) - server_start, cpu_seconds(agent_pids) - agent_start
         rate, p99, request_count, socket_errors = parse_wrk(output)
         result = {
             "rate": rate,
@@ -268,17 +270,16 @@ def measure_setup(setup, args, wrk, agent, app_url):
             "server_us": server_cpu / request_count * 1e6,
             "agent_us": agent_cpu / request_count * 1e6,
             "wrk_us": wrk_cpu / request_count * 1e6,
-            # CPUs that the server, the test agent and wrk kept busy while wrk ran.
-            "cpus_busy": window_cpu / wall,
+            "cpus_busy": cpus_busy,
         }
         if key == "c":
-            result["delivery"] = check_delivery(agent.url, app_url, env["DD_SERVICE"], server.log_file.name)
+            result["delivery"] = check_delivery(agent_url, app_url, env["DD_SERVICE"], server.log_file.name)
         return result
     finally:
         stop(server)
 
 
-def measure_tracer_floor(args, bin_dir, base_env, role_env):
+def measure_loop_costs(args, bin_dir, base_env, role_env):
     """Return the median CPU time per request of the WSGI app in a warm loop, untraced and traced."""
     python = os.path.join(bin_dir, "python")
     untraced, traced = [], []
@@ -288,7 +289,7 @@ def measure_tracer_floor(args, bin_dir, base_env, role_env):
     return statistics.median(untraced), statistics.median(traced)
 
 
-def print_summary(setups, results, floor, args):
+def print_summary(setups, results, loop_costs, args):
     """Print the medians, the CPU split per request, the target ratios and the ceilings they allow."""
     def median(key, field):
         return statistics.median(result[field] for result in results[key])
@@ -310,19 +311,19 @@ def print_summary(setups, results, floor, args):
     print("(c)/(b) = %.2f  (target >= 0.45)" % (rates["c"] / rates["b"]))
     print("(c)/(b2) = %.2f  (same ratio against the unit's off switch)" % (rates["c"] / rates["b2"]))
 
-    untraced_us, traced_us = floor
-    tracer_floor_us = traced_us - untraced_us
+    untraced_us, traced_us = loop_costs
+    tracer_lower_bound_us = traced_us - untraced_us
     untraced_total_us = median("b", "server_us") + median("b", "wrk_us")
-    traced_floor_total_us = untraced_total_us + median("c", "agent_us") + tracer_floor_us
-    max_traced_rate = median("c", "cpus_busy") * 1e6 / traced_floor_total_us
+    traced_lower_bound_us = untraced_total_us + median("c", "agent_us") + tracer_lower_bound_us
+    max_traced_rate = median("c", "cpus_busy") * 1e6 / traced_lower_bound_us
     print()
     print("tracer cost in a warm in-process loop (no server): %.0f us traced - %.0f us untraced = %.0f us per request"
-          % (traced_us, untraced_us, tracer_floor_us))
+          % (traced_us, untraced_us, tracer_lower_bound_us))
     print("estimated ceiling for (c): (b)'s %.0f us + test agent %.0f us + tracer lower bound %.0f us"
           " = %.0f us per request, so"
-          % (untraced_total_us, median("c", "agent_us"), tracer_floor_us, traced_floor_total_us))
+          % (untraced_total_us, median("c", "agent_us"), tracer_lower_bound_us, traced_lower_bound_us))
     print("  (c)/(b) <= %.2f when (b) and (c) get the same CPU time;"
-          % (untraced_total_us / traced_floor_total_us))
+          % (untraced_total_us / traced_lower_bound_us))
     print("  (c) <= %.0f req/s on the %.2f CPUs (c) kept busy, and then (c)/(a) <= %.2f"
           % (max_traced_rate, median("c", "cpus_busy"), max_traced_rate / rates["a"]))
     print("  (upper bounds: inside gunicorn the tracer costs more than in the warm loop, see the server column)")
@@ -374,7 +375,6 @@ def main():
          "--otlp-http-port", str(args.agent_port + 1), "--otlp-grpc-port", str(args.agent_port + 2),
          "--log-level", args.agent_log_level],
         base_env, os.path.join(WORK_DIR, "test-agent.log"))
-    agent.url = agent_url
     results = {setup[0]: [] for setup in setups}
     failures = []
     try:
@@ -387,7 +387,7 @@ def main():
             shift = (round_number - 1) % len(setups)
             for setup in setups[shift:] + setups[:shift]:
                 key, label = setup[0], setup[1]
-                result = measure_setup(setup, args, wrk, agent, app_url)
+                result = measure_setup(setup, args, wrk, agent, agent_url, app_url)
                 results[key].append(result)
                 print("round %d (%-2s) %-52s %9.1f req/s  p99 %8.2f ms  server %5.0f us/request  %.2f CPUs  %s"
                       % (round_number, key, label, result["rate"], result["p99"], result["server_us"],
@@ -397,11 +397,11 @@ def main():
                     if roots < DELIVERY_BATCH or drops:
                         failures.append("round %d: %d of %d root spans arrived; tracer drop lines: %s"
                                         % (round_number, roots, DELIVERY_BATCH, drops[:3]))
-        floor = measure_tracer_floor(args, bin_dir, base_env, role_env)
+        loop_costs = measure_loop_costs(args, bin_dir, base_env, role_env)
     finally:
         stop(agent)
 
-    print_summary(setups, results, floor, args)
+    print_summary(setups, results, loop_costs, args)
     print("load average at end (1, 5, 15 min): %.2f %.2f %.2f" % os.getloadavg())
     print("wrk %d threads, %d connections, %d s after %d s warm-up; %d CPUs; Python %s; %s"
           % (args.threads, args.connections, args.duration, args.warmup, os.cpu_count(), python, ", ".join(requirements[:4])))

@@ -1,4 +1,4 @@
-"""Measure the CPU time of one request when the WSGI app is called directly, with no server.
+"""Measure the CPU time per request when the WSGI app is called directly, with no server.
 
 run.py starts this script once plainly and once under ddtrace-run with the role's tracer
 environment. The difference is the tracer's cost per request in a warm loop, with caches and

@@ -77,6 +77,13 @@ def unit_env(unit_text):
 
 
 @pytest.fixture(scope="module")
+def exec_start_words(unit_text):
+    """Return the words of the unit's ExecStart command, with line continuations joined."""
+    exec_start = unit_text.split("ExecStart=", 1)[1].split("\nExec", 1)[0]
+    return exec_start.replace("\\\n", " ").split()
+
+
+@pytest.fixture(scope="module")
 def app_port(unit_text):
     match = re.search(r"--bind \S*:(\d+)", unit_text)
     assert match, "no --bind HOST:PORT in %s" % UNIT_PATH
@@ -163,9 +170,8 @@ def test_trace_intake_listening(host, unit_env):
     assert host.socket("tcp://%s:%s" % (address, match.group(2))).is_listening
 
 
-def test_unit_runs_gunicorn_under_ddtrace(unit_text, app_port):
-    exec_start = unit_text.split("ExecStart=", 1)[1].split("\nExec", 1)[0]
-    words = exec_start.replace("\\\n", " ").split()
+def test_unit_runs_gunicorn_under_ddtrace(exec_start_words, app_port):
+    words = exec_start_words
     assert words[0].endswith("/bin/ddtrace-run")
     assert words[1].endswith("/bin/gunicorn")
     for forbidden in ("--reload", "flask", "--debug"):
@@ -174,16 +180,15 @@ def test_unit_runs_gunicorn_under_ddtrace(unit_text, app_port):
     assert words[words.index("--bind") + 1].endswith(":%d" % app_port)
 
 
-def test_unit_worker_class(unit_text):
-    exec_start = unit_text.split("ExecStart=", 1)[1].split("\nExec", 1)[0]
-    words = exec_start.replace("\\\n", " ").split()
+def test_unit_worker_class(exec_start_words):
+    words = exec_start_words
     assert words[words.index("--worker-class") + 1] == WORKER_CLASS
     # gunicorn 23 runs a sync worker class as gthread when --threads is above 1.
     assert ("--threads" in words) == (WORKER_CLASS == "gthread")
     assert ("--keep-alive" in words) == (WORKER_CLASS == "gthread")
 
 
-def test_running_worker_class(host):
+def test_gunicorn_logged_worker_class(host):
     lines = host.check_output(
         "journalctl --no-pager -o cat -u %s.service | grep 'Using worker:' || true", UNIT).splitlines()
     assert lines, "gunicorn logged no 'Using worker:' line to the journal"
@@ -203,8 +208,8 @@ def test_systemd_security_exposure(host):
     assert exposure <= MAX_EXPOSURE
 
 
-def test_tracer_enabled_info(host, unit_text, unit_env):
-    venv_bin = unit_text.split("ExecStart=", 1)[1].split()[0].rsplit("/", 1)[0]
+def test_tracer_enabled_info(host, unit_text, unit_env, exec_start_words):
+    venv_bin = exec_start_words[0].rsplit("/", 1)[0]
     user = unit_lines(unit_text, "User")[0]
     assignments = " ".join("%s=%s" % item for item in sorted(unit_env.items()))
     command = host.run("runuser -u %s -- env %s %s/ddtrace-run --info" % (user, assignments, venv_bin))
