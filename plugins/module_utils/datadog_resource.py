@@ -54,12 +54,30 @@ class ResourceType:
     """Base class of a Datadog resource type: listing, lookup, request bodies and writes."""
 
     kind = None
+    # API path of the collection, for example /api/v1/monitor. An object is at <path>/<id>.
+    collection_path = None
     title_field = None
     subset_compare = True
     needs_read = False
 
     def __init__(self, client):
         self.client = client
+
+    def object_path(self, object_id):
+        return "%s/%s" % (self.collection_path, quote_id(object_id))
+
+    def get(self, object_id):
+        return self.client.request("GET", self.object_path(object_id), expected_missing=True,
+                                   resource="%s %s" % (self.kind, object_id))
+
+    def create(self, body, label):
+        return self.client.request("POST", self.collection_path, body=body, idempotent=False, resource=label)
+
+    def update(self, object_id, body, current, label):
+        return self.client.request("PUT", self.object_path(object_id), body=body, resource=label)
+
+    def delete(self, object_id, label):
+        self.client.request("DELETE", self.object_path(object_id), expected_missing=True, resource=label)
 
     def prepare_current(self, current, spec):
         """Return the current object as it should be compared with ``spec``'s body."""
@@ -72,6 +90,7 @@ class ResourceType:
 
 class MonitorType(ResourceType):
     kind = "monitor"
+    collection_path = "/api/v1/monitor"
     title_field = "name"
 
     def list_objects(self, keys=None, include_unmarked=False):
@@ -83,7 +102,7 @@ class MonitorType(ResourceType):
             query = {"monitor_tags": cmp.MARKER_TAG_OWNER}
         # Without the page parameter the API returns every matching monitor in one response,
         # so one call is a complete listing.
-        objects = self.client.request("GET", "/api/v1/monitor", query=query, resource="monitor listing")
+        objects = self.client.request("GET", self.collection_path, query=query, resource="monitor listing")
         if not isinstance(objects, list):
             raise PlanError("GET /api/v1/monitor returned %s instead of a list of monitors; refusing to "
                             "plan from an unreadable listing" % type(objects).__name__)
@@ -126,23 +145,9 @@ class MonitorType(ResourceType):
     def read(self, obj):
         return obj
 
-    def get(self, object_id):
-        return self.client.request("GET", "/api/v1/monitor/%s" % quote_id(object_id), expected_missing=True,
-                                   resource="monitor %s" % object_id)
-
     def validate(self, body, object_id, label):
-        path = "/api/v1/monitor/validate" if object_id is None else "/api/v1/monitor/%s/validate" % quote_id(object_id)
-        self.client.request("POST", path, body=body, idempotent=True, resource="%s (validate)" % label)
-
-    def create(self, body, label):
-        return self.client.request("POST", "/api/v1/monitor", body=body, idempotent=False, resource=label)
-
-    def update(self, object_id, body, current, label):
-        return self.client.request("PUT", "/api/v1/monitor/%s" % quote_id(object_id), body=body, resource=label)
-
-    def delete(self, object_id, label):
-        self.client.request("DELETE", "/api/v1/monitor/%s" % quote_id(object_id), expected_missing=True,
-                            resource=label)
+        base = self.collection_path if object_id is None else self.object_path(object_id)
+        self.client.request("POST", base + "/validate", body=body, idempotent=True, resource="%s (validate)" % label)
 
     def find_after_lost_create(self, key):
         return [m for m in self.list_objects(keys=[key]) if self.marker_key(m) == key]
@@ -182,6 +187,7 @@ def _check_thresholds(label, body):
 
 class DashboardType(ResourceType):
     kind = "dashboard"
+    collection_path = "/api/v1/dashboard"
     title_field = "title"
     subset_compare = False
     needs_read = True
@@ -190,7 +196,7 @@ class DashboardType(ResourceType):
         objects = []
         start = 0
         while True:
-            data = self.client.request("GET", "/api/v1/dashboard", query={"count": PAGE_SIZE, "start": start},
+            data = self.client.request("GET", self.collection_path, query={"count": PAGE_SIZE, "start": start},
                                        resource="dashboard listing")
             if not isinstance(data, dict) or not isinstance(data.get("dashboards"), list):
                 raise PlanError("GET /api/v1/dashboard returned no dashboards list; refusing to plan from an "
@@ -255,10 +261,6 @@ class DashboardType(ResourceType):
             raise PlanError("dashboard %s was listed but is gone; run again" % obj["id"])
         return full
 
-    def get(self, object_id):
-        return self.client.request("GET", "/api/v1/dashboard/%s" % quote_id(object_id), expected_missing=True,
-                                   resource="dashboard %s" % object_id)
-
     def validate(self, body, object_id, label):
         return None
 
@@ -296,16 +298,6 @@ class DashboardType(ResourceType):
         self.client.request("DELETE", "/api/v1/dashboard/public/%s" % quote_id(token), expected_missing=True,
                             resource="%s (public link)" % label)
 
-    def create(self, body, label):
-        return self.client.request("POST", "/api/v1/dashboard", body=body, idempotent=False, resource=label)
-
-    def update(self, object_id, body, current, label):
-        return self.client.request("PUT", "/api/v1/dashboard/%s" % quote_id(object_id), body=body, resource=label)
-
-    def delete(self, object_id, label):
-        self.client.request("DELETE", "/api/v1/dashboard/%s" % quote_id(object_id), expected_missing=True,
-                            resource=label)
-
     def find_after_lost_create(self, key):
         return [d for d in self.list_objects() if self.marker_key(d) == key]
 
@@ -326,6 +318,7 @@ class DashboardType(ResourceType):
 
 class DowntimeType(ResourceType):
     kind = "downtime"
+    collection_path = "/api/v2/downtime"
     title_field = "scope"
 
     def list_objects(self, keys=None, include_unmarked=False):
@@ -333,7 +326,7 @@ class DowntimeType(ResourceType):
         offset = 0
         total = None
         while True:
-            data = self.client.request("GET", "/api/v2/downtime",
+            data = self.client.request("GET", self.collection_path,
                                        query={"page[offset]": offset, "page[limit]": PAGE_SIZE},
                                        resource="downtime listing")
             if not isinstance(data, dict) or not isinstance(data.get("data"), list):
@@ -437,8 +430,7 @@ class DowntimeType(ResourceType):
         return obj
 
     def get(self, object_id):
-        data = self.client.request("GET", "/api/v2/downtime/%s" % quote_id(object_id), expected_missing=True,
-                                   resource="downtime %s" % object_id)
+        data = ResourceType.get(self, object_id)
         return data.get("data") if isinstance(data, dict) else None
 
     def validate(self, body, object_id, label):
@@ -447,7 +439,7 @@ class DowntimeType(ResourceType):
     def create(self, body, label):
         envelope = {"data": {"type": "downtime", "attributes": body}}
         try:
-            data = self.client.request("POST", "/api/v2/downtime", body=envelope, idempotent=False, resource=label)
+            data = self.client.request("POST", self.collection_path, body=envelope, idempotent=False, resource=label)
         except DatadogAPIError as exc:
             match = _DUPLICATE_DOWNTIME.search(" ".join(str(e) for e in exc.errors))
             if exc.status == 400 and match:
@@ -465,13 +457,8 @@ class DowntimeType(ResourceType):
             fields = sorted(set(fields) | {"schedule", "display_timezone"} & set(body))
         attributes = dict((f, body[f]) for f in fields if f in body)
         envelope = {"data": {"id": object_id, "type": "downtime", "attributes": attributes}}
-        data = self.client.request("PATCH", "/api/v2/downtime/%s" % quote_id(object_id), body=envelope,
-                                   resource=label)
+        data = self.client.request("PATCH", self.object_path(object_id), body=envelope, resource=label)
         return data.get("data") if isinstance(data, dict) else data
-
-    def delete(self, object_id, label):
-        self.client.request("DELETE", "/api/v2/downtime/%s" % quote_id(object_id), expected_missing=True,
-                            resource=label)
 
     def find_after_lost_create(self, key):
         return [d for d in self.list_objects() if self.marker_key(d) == key]

@@ -237,6 +237,36 @@ def test_v1_style_downtime_rejected(fake):
     assert fake.counters()["total"] == 0
 
 
+def test_write_paths_per_resource_type(fake):
+    run(engine_for(fake), declared([MONITOR], [DASHBOARD], [DOWNTIME]))
+    store = fake.app.store
+    monitor_id = str(list(store.monitors)[0])
+    dashboard_id = list(store.dashboards)[0]
+    downtime_id = list(store.downtimes)[0]
+    changed = declared([dict(MONITOR, name="my_metric is very high on lab")],
+                       [dict(DASHBOARD, title="my_metric, renamed")],
+                       [dict(DOWNTIME, notify_end_types=["canceled", "expired"])])
+
+    fake.clear_requests()
+    run(engine_for(fake, check_mode=True), changed)
+    validates = [(r["method"], r["path"]) for r in fake.requests() if r["path"].endswith("/validate")]
+    assert validates == [("POST", "/api/v1/monitor/%s/validate" % monitor_id)]
+
+    fake.clear_requests()
+    run(engine_for(fake), changed)
+    run(engine_for(fake), declared(), prune=True)
+    writes = sorted((r["method"], r["path"]) for r in fake.requests()
+                    if r["method"] != "GET" and not r["path"].endswith("/validate"))
+    assert writes == sorted([
+        ("PUT", "/api/v1/monitor/" + monitor_id),
+        ("PUT", "/api/v1/dashboard/" + dashboard_id),
+        ("PATCH", "/api/v2/downtime/" + downtime_id),
+        ("DELETE", "/api/v1/monitor/" + monitor_id),
+        ("DELETE", "/api/v1/dashboard/" + dashboard_id),
+        ("DELETE", "/api/v2/downtime/" + downtime_id),
+    ])
+
+
 def test_downtime_update_patches_changed_fields_only(fake):
     run(engine_for(fake), declared(downtimes=[DOWNTIME]))
     fake.clear_requests()
